@@ -1,0 +1,44 @@
+"""`custody topics`: the topic registry."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from custody.cli.common import console, reported_errors
+from custody.kafka.admin import ensure_topics
+from custody.settings import load_settings
+from custody.topics import TOPICS
+
+app = typer.Typer(help="Show and create Custody's Kafka topics.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_topics() -> None:
+    """Show every registered topic with its key rule, partitions, retention and dead-letter topic."""
+    with reported_errors():
+        prefix = load_settings().topic_prefix
+
+    table = Table(title="Custody topics")
+    for column in ("topic", "key", "partitions", "cleanup", "retention ms", "dead letters", "events"):
+        table.add_column(column)
+    for spec in TOPICS:
+        table.add_row(
+            spec.full_name(prefix),
+            spec.key_rule,
+            str(spec.partitions),
+            spec.cleanup_policy,
+            "forever" if spec.retention_ms == -1 else str(spec.retention_ms or "-"),
+            spec.dead_letter or "-",
+            "\n".join(spec.event_types) or "-",
+        )
+    console.print(table)
+
+
+@app.command()
+def create() -> None:
+    """Create missing topics with the registry's settings; existing topics are left as they are."""
+    with reported_errors():
+        settings = load_settings()
+        created = ensure_topics(settings.kafka, prefix=settings.topic_prefix)
+    console.print(f"created {len(created)} topic(s){': ' + ', '.join(created) if created else ''}")
