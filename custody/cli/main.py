@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from custody.cli import check, dev, schema, topics
+from custody.cli import alerts, check, dev, schema, topics
 from custody.cli.common import configure_logging
 
 app = typer.Typer(
@@ -15,6 +15,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
+app.add_typer(alerts.app, name="alerts")
 app.add_typer(dev.app, name="dev")
 app.add_typer(schema.app, name="schema")
 app.add_typer(topics.app, name="topics")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -85,4 +86,23 @@ def ensure_topics(
             if exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
                 continue
             raise ServiceUnavailableError(f"could not create topic {name}: {exc.args[0]}") from exc
+
+    _wait_for_leaders(admin, created, timeout_s)
     return created
+
+
+def _wait_for_leaders(admin: AdminClient, names: list[str], timeout_s: float) -> None:
+    # CreateTopics returns before partition leaders are elected; a client that
+    # reads watermarks or produces in that gap gets NOT_LEADER_FOR_PARTITION.
+    deadline = time.monotonic() + timeout_s
+    pending = set(names)
+    while pending and time.monotonic() < deadline:
+        metadata = admin.list_topics(timeout=timeout_s)
+        for name in list(pending):
+            partitions = metadata.topics.get(name)
+            if partitions and partitions.error is None and all(p.leader >= 0 for p in partitions.partitions.values()):
+                pending.discard(name)
+        if pending:
+            time.sleep(0.1)
+    if pending:
+        log.warning("topics=%s have no partition leader after %.0fs; clients may retry", ",".join(sorted(pending)), timeout_s)
