@@ -139,3 +139,18 @@ def test_lookup_walks_lists_and_dicts():
 
 def test_render_keeps_unknown_names():
     assert render("{known} and {unknown}", {"known": 1}) == "1 and {unknown}"
+
+
+def test_documented_rules_file_is_valid():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "alerts.md").read_text()
+    [example] = re.findall(r"```yaml\n(.*?)```", doc, flags=re.S)
+
+    rules = RulesFile.model_validate(yaml.safe_load(example))
+
+    assert [rule.name for rule in rules.rules] == ["model-training-failed", "health-data-arrived"]
+    assert rules.detectors.sla.seconds == 300
