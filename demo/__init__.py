@@ -1,0 +1,1 @@
+"""The end-to-end demo: real data, three pipelines, and the audit answers."""
