@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from custody.cli import alerts, check, dev, schema, topics
+from custody.cli import commit, producers, repo
 from custody.cli.common import configure_logging
 
 app = typer.Typer(
@@ -19,6 +20,9 @@ app.add_typer(alerts.app, name="alerts")
 app.add_typer(dev.app, name="dev")
 app.add_typer(schema.app, name="schema")
 app.add_typer(topics.app, name="topics")
+app.add_typer(repo.app, name="repo")
+app.add_typer(producers.app, name="producers")
+app.command("commit")(commit.commit)
 app.command("check")(check.check)
 
 

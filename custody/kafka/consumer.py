@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -50,9 +51,20 @@ class ManualCommitConsumer:
             self._consumer = Consumer(self._config)
         return self._consumer
 
-    def subscribe(self, topics: list[str]) -> None:
-        """Join the consumer group for these topics."""
-        self.consumer.subscribe(topics)
+    def subscribe(
+        self,
+        topics: list[str],
+        *,
+        on_assign: Callable[[Consumer, list[TopicPartition]], None] | None = None,
+        on_revoke: Callable[[Consumer, list[TopicPartition]], None] | None = None,
+    ) -> None:
+        """Join the consumer group for these topics; the callbacks run inside `poll` on rebalances."""
+        callbacks: dict[str, Any] = {}
+        if on_assign is not None:
+            callbacks["on_assign"] = on_assign
+        if on_revoke is not None:
+            callbacks["on_revoke"] = on_revoke
+        self.consumer.subscribe(topics, **callbacks)
         log.info("subscribed group=%s topics=%s", self.group_id, ",".join(topics))
 
     def assign(self, partitions: list[TopicPartition]) -> None:
@@ -86,6 +98,22 @@ class ManualCommitConsumer:
                 f"commit failed group={self.group_id} topic={message.topic()} "
                 f"partition={message.partition()} offset={message.offset()}: {exc.args[0]}"
             ) from exc
+
+    def commit_batch(self, messages: list[Message]) -> None:
+        """Commit, in one synchronous request, the offset after the last of `messages` on each partition."""
+        positions: dict[tuple[str, int], int] = {}
+        for message in messages:
+            key = (message.topic(), message.partition())
+            positions[key] = max(positions.get(key, -1), message.offset() + 1)
+        if not positions:
+            return
+
+        offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in positions.items()]
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            detail = " ".join(f"topic={tp.topic} partition={tp.partition} offset={tp.offset}" for tp in offsets)
+            raise ServiceUnavailableError(f"commit failed group={self.group_id} {detail}: {exc.args[0]}") from exc
 
     def close(self) -> None:
         """Leave the group; uncommitted records are delivered again to the next member."""
