@@ -9,6 +9,7 @@ import typer
 
 from custody.cli import alerts, check, dev, schema, topics
 from custody.cli import commit, producers, repo
+from custody.cli import pipeline, processors
 from custody.cli.common import configure_logging
 
 app = typer.Typer(
@@ -22,6 +23,8 @@ app.add_typer(schema.app, name="schema")
 app.add_typer(topics.app, name="topics")
 app.add_typer(repo.app, name="repo")
 app.add_typer(producers.app, name="producers")
+app.add_typer(pipeline.app, name="pipeline")
+app.add_typer(processors.app, name="processors")
 app.command("commit")(commit.commit)
 app.command("check")(check.check)
 
