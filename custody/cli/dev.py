@@ -15,7 +15,14 @@ app = typer.Typer(help="Run a local stack of real Kafka, Neo4j and S3 servers on
 
 ServiceNames = Annotated[
     list[str] | None,
-    typer.Argument(help="Services to act on: kafka, neo4j, s3 (default: all).", show_default=False),
+    typer.Argument(
+        help=(
+            "Services to act on: kafka, neo4j, s3, or the Kubernetes control plane as the group `kube` "
+            "(etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok). Default: kafka, neo4j "
+            "and s3, plus kube when CUSTODY_STACK_KUBE=1; `down` stops everything that runs."
+        ),
+        show_default=False,
+    ),
 ]
 
 
@@ -25,7 +32,8 @@ def up(services: ServiceNames = None) -> None:
 
     Starting a running service does nothing. The first start downloads Kafka and
     Neo4j from Maven Central and builds the S3 server from the Go module proxy
-    into ~/.cache/custody (CUSTODY_STACK_CACHE_DIR).
+    into ~/.cache/custody (CUSTODY_STACK_CACHE_DIR). The first `custody dev up kube`
+    builds the Kubernetes control plane there too (about 5 minutes on 2 cores).
     """
     with reported_errors():
         timings = stack.up(StackSettings(), services)
@@ -66,4 +74,8 @@ def _print_status() -> bool:
             state = "[red]stopped[/]"
         table.add_row(row.name, row.version, row.endpoint, str(row.pid or "-"), state, row.log_file)
     console.print(table)
+    if any(row.name == "kube-apiserver" for row in rows):
+        from custody.devstack.kube import kubeconfig_path
+
+        console.print(f"kubeconfig: {kubeconfig_path(StackSettings())}")
     return all(row.healthy for row in rows)

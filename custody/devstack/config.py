@@ -40,6 +40,16 @@ class StackSettings(BaseSettings):
     s3_secret_key: SecretStr = Field(SecretStr("custody-dev-secret"), description="S3 root secret key (CUSTODY_STACK_S3_SECRET_KEY).")
     s3_events_topic: str = Field("custody.storage.s3-events", description="Kafka topic the S3 server sends bucket notifications to (CUSTODY_STACK_S3_EVENTS_TOPIC).")
 
+    # The Kubernetes control plane (custody.devstack.kube). Its versions are
+    # pinned in custody/devstack/go/kube/go.mod, not here.
+    kube: bool = Field(False, description="Start the Kubernetes control plane with a plain `custody dev up` (CUSTODY_STACK_KUBE).")
+    kube_etcd_port: int = Field(2379, description="etcd client port (CUSTODY_STACK_KUBE_ETCD_PORT).")
+    kube_etcd_peer_port: int = Field(2380, description="etcd peer port (CUSTODY_STACK_KUBE_ETCD_PEER_PORT).")
+    kube_apiserver_port: int = Field(6443, description="kube-apiserver port (CUSTODY_STACK_KUBE_APISERVER_PORT).")
+    kube_controller_manager_port: int = Field(10257, description="kube-controller-manager health port (CUSTODY_STACK_KUBE_CONTROLLER_MANAGER_PORT).")
+    kube_scheduler_port: int = Field(10259, description="kube-scheduler health port (CUSTODY_STACK_KUBE_SCHEDULER_PORT).")
+    kwok_port: int = Field(10247, description="kwok health port (CUSTODY_STACK_KWOK_PORT).")
+
     topic_prefix: str = Field(
         "",
         validation_alias="CUSTODY_TOPIC_PREFIX",

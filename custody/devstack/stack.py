@@ -2,6 +2,11 @@
 
 Kafka starts first because the S3 server publishes bucket notifications to it,
 and the registry's topics are created as soon as Kafka is healthy.
+
+The Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler, kwok) is the optional group `kube`: it starts when named
+(`custody dev up kube`) or when CUSTODY_STACK_KUBE=1, and only then appears in
+the status, so the default stack stays fast for work without Kubernetes.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from custody.errors import StackError
 log = logging.getLogger(__name__)
 
 SERVICE_NAMES = ("kafka", "neo4j", "s3")
+KUBE_SERVICE_NAMES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+# A group name on the command line stands for all of its services.
+GROUPS = {"kube": KUBE_SERVICE_NAMES}
 
 
 @dataclass(frozen=True)
@@ -34,26 +42,38 @@ def build_services(settings: StackSettings) -> dict[str, Service]:
     """Return the stack's services in start order."""
     # Imported here so that `custody --help` does not load every service module.
     from custody.devstack.kafka import KafkaService
+    from custody.devstack.kube import build_kube_services
     from custody.devstack.neo4j import Neo4jService
     from custody.devstack.s3 import S3Service
 
-    return {"kafka": KafkaService(settings), "neo4j": Neo4jService(settings), "s3": S3Service(settings)}
+    services: dict[str, Service] = {"kafka": KafkaService(settings), "neo4j": Neo4jService(settings), "s3": S3Service(settings)}
+    services.update(build_kube_services(settings))
+    return services
 
 
-def select(services: dict[str, Service], names: list[str] | None) -> list[Service]:
-    """Return the named services in start order; raise StackError for an unknown name."""
+def default_names(settings: StackSettings) -> tuple[str, ...]:
+    """Return the services a command without names acts on: the Kubernetes group only when enabled."""
+    return SERVICE_NAMES + (KUBE_SERVICE_NAMES if settings.kube else ())
+
+
+def select(
+    services: dict[str, Service], names: list[str] | None, *, default: tuple[str, ...] = SERVICE_NAMES
+) -> list[Service]:
+    """Return the named services (or the `default` ones) in start order; raise StackError for an unknown name."""
     if not names:
-        return list(services.values())
-    unknown = [name for name in names if name not in services]
+        return [service for name, service in services.items() if name in default]
+    expanded = [member for name in names for member in GROUPS.get(name, (name,))]
+    unknown = [name for name in expanded if name not in services]
     if unknown:
-        raise StackError(f"unknown service {', '.join(unknown)}; choose from {', '.join(services)}")
-    return [service for name, service in services.items() if name in names]
+        choices = ", ".join([*services, *GROUPS])
+        raise StackError(f"unknown service {', '.join(unknown)}; choose from {choices}")
+    return [service for name, service in services.items() if name in expanded]
 
 
 def up(settings: StackSettings, names: list[str] | None = None) -> dict[str, float]:
     """Start the selected services (all by default); return seconds each took to become healthy."""
     timings: dict[str, float] = {}
-    for service in select(build_services(settings), names):
+    for service in select(build_services(settings), names, default=default_names(settings)):
         log.info("starting service=%s version=%s", service.name, service.version)
         timings[service.name] = service.start()
         if service.name == "kafka":
@@ -62,19 +82,23 @@ def up(settings: StackSettings, names: list[str] | None = None) -> dict[str, flo
 
 
 def down(settings: StackSettings, names: list[str] | None = None) -> list[str]:
-    """Stop the selected services in reverse start order; return the names that were running."""
+    """Stop the selected services (all by default) in reverse start order; return the names that were running."""
     stopped = []
-    for service in reversed(select(build_services(settings), names)):
+    services = build_services(settings)
+    for service in reversed(select(services, names, default=tuple(services))):
         if service.stop():
             stopped.append(service.name)
     return stopped
 
 
 def status(settings: StackSettings) -> list[ServiceStatus]:
-    """Return the state of every service."""
+    """Return the state of the default services and of any other service that runs."""
     rows = []
+    default = default_names(settings)
     for service in build_services(settings).values():
         pid = service.process.pid()
+        if service.name not in default and pid is None:
+            continue
         rows.append(
             ServiceStatus(
                 name=service.name,
