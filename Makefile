@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test unit stack-up stack-down stack-status clean
+.PHONY: install system-deps test unit stack-up stack-down stack-status clean
 
 install: $(VENV)/.installed
 
@@ -16,8 +16,21 @@ $(VENV)/.installed: pyproject.toml
 
 # Unit and integration tests; the integration fixtures start the local stack
 # (Kafka, Neo4j, S3) when no CUSTODY_* endpoints are set and no Docker engine answers.
-test: install
+test: install system-deps
 	$(BIN)/pytest
+
+# Graphviz `dot` draws lineage pictures (`custody audit trace --graph x.svg`) and
+# its tests need it. Installed only when missing and the user is root; anyone
+# else is shown the command.
+system-deps:
+	@if command -v dot >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing graphviz (dot) with apt-get"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q graphviz >/dev/null || \
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q graphviz >/dev/null; }; \
+	else \
+		echo "Graphviz dot is missing; install it with: sudo apt-get install graphviz"; \
+	fi
 
 unit: install
 	$(BIN)/pytest tests/unit

@@ -40,7 +40,7 @@ class Neo4jConnector:
                 self.settings.uri,
                 auth=(self.settings.user, self.settings.password.get_secret_value()),
                 connection_timeout=self.settings.connection_timeout_s,
-                max_transaction_retry_time=30.0,
+                max_transaction_retry_time=self.settings.max_transaction_retry_time_s,
             )
         return self._driver
 

@@ -73,6 +73,9 @@ class Neo4jSettings(BaseSettings):
     password: SecretStr = Field(SecretStr("custody-dev-password"), description="Password (CUSTODY_NEO4J_PASSWORD).")
     database: str = Field("neo4j", description="Database name (CUSTODY_NEO4J_DATABASE).")
     connection_timeout_s: float = Field(5.0, description="Seconds to wait for a connection (CUSTODY_NEO4J_CONNECTION_TIMEOUT_S).")
+    max_transaction_retry_time_s: float = Field(
+        30.0, gt=0, description="Seconds the driver keeps retrying a failed managed transaction (CUSTODY_NEO4J_MAX_TRANSACTION_RETRY_TIME_S)."
+    )
 
 
 class S3Settings(BaseSettings):

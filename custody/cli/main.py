@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from custody.cli import alerts, check, dev, schema, topics
-from custody.cli import commit, producers, repo
 from custody.cli import pipeline, processors
+from custody.cli import commit, producers, repo
+from custody.cli import audit, lineage
 from custody.cli.common import configure_logging
 
 app = typer.Typer(
@@ -21,10 +22,12 @@ app.add_typer(alerts.app, name="alerts")
 app.add_typer(dev.app, name="dev")
 app.add_typer(schema.app, name="schema")
 app.add_typer(topics.app, name="topics")
-app.add_typer(repo.app, name="repo")
-app.add_typer(producers.app, name="producers")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(processors.app, name="processors")
+app.add_typer(repo.app, name="repo")
+app.add_typer(producers.app, name="producers")
+app.add_typer(lineage.app, name="lineage")
+app.add_typer(audit.app, name="audit")
 app.command("commit")(commit.commit)
 app.command("check")(check.check)
 
