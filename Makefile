@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install system-deps test unit stack-up stack-down stack-status clean
+.PHONY: install system-deps test unit demo stack-up stack-down stack-status clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,13 @@ system-deps:
 
 unit: install
 	$(BIN)/pytest tests/unit
+
+# The end-to-end demo on real data: starts the local stack and the Custody
+# services, runs the chain twice (alice, then bob's correction) and verifies
+# every answer; exits non-zero when a check fails.
+demo: install system-deps
+	$(BIN)/custody dev up
+	$(BIN)/python -m demo.run
 
 stack-up: install
 	$(BIN)/custody dev up
