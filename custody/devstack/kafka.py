@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import shutil
 import socket
 import time
 import uuid
@@ -21,8 +20,7 @@ from confluent_kafka.admin import AdminClient
 
 from custody.devstack.config import StackSettings
 from custody.devstack.service import Service
-from custody.devstack.tools import client_host, exclusive_lock, java_tool, join_host_port, run_logged
-from custody.errors import StackError
+from custody.devstack.tools import client_host, exclusive_lock, fetch_maven_jars, java_tool, join_host_port, run_logged
 
 log = logging.getLogger(__name__)
 
@@ -155,58 +153,24 @@ class KafkaService(Service):
             self._download_jars()
 
     def _download_jars(self) -> None:
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            raise StackError("mvn not found on PATH; install Maven (Debian: apt-get install maven) to fetch Kafka.")
-
-        pom_file = self.install_dir / "pom.xml"
-        pom_file.write_text(
-            POM_TEMPLATE.format(
-                kafka_version=self.version,
-                slf4j_version=SLF4J_VERSION,
-                reload4j_version=RELOAD4J_VERSION,
-                plugin_version=DEPENDENCY_PLUGIN_VERSION,
-            )
+        pom_text = POM_TEMPLATE.format(
+            kafka_version=self.version,
+            slf4j_version=SLF4J_VERSION,
+            reload4j_version=RELOAD4J_VERSION,
+            plugin_version=DEPENDENCY_PLUGIN_VERSION,
         )
-
-        # Copy into a staging directory and rename it at the end, so an
-        # interrupted download leaves no partial lib/ behind.
-        staging_dir = self.install_dir / "lib.partial"
-        shutil.rmtree(staging_dir, ignore_errors=True)
-        mvn_log = self.install_dir / "mvn.log"
-        command = [
-            mvn,
-            "-B",
-            "-q",
-            "-f",
-            str(pom_file),
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={staging_dir}",
-            "-Dmdep.useRepositoryLayout=false",
-            "-DincludeScope=runtime",
-        ]
-
-        log.info("service=kafka version=%s downloading jars with mvn into %s (log %s)", self.version, self.lib_dir, mvn_log)
+        log.info("service=kafka version=%s downloading jars with mvn into %s", self.version, self.lib_dir)
         started = time.monotonic()
-        run_logged(command, mvn_log, timeout_s=MVN_TIMEOUT_S, cwd=self.install_dir)
-
-        broker_jar = staging_dir / f"kafka_2.13-{self.version}.jar"
-        if not broker_jar.exists():
-            raise StackError(
-                f"mvn finished but {broker_jar.name} is missing from {staging_dir}; "
-                f"check that Kafka {self.version} exists on Maven Central and read {mvn_log}."
-            )
-
-        shutil.rmtree(self.lib_dir, ignore_errors=True)
-        staging_dir.rename(self.lib_dir)
-        jar_count = len(list(self.lib_dir.glob("*.jar")))
-        self.installed_marker.write_text(f"kafka_2.13 {self.version}\njars {jar_count}\n")
-        log.info(
-            "service=kafka version=%s installed jars=%d in %.1fs",
-            self.version,
-            jar_count,
-            time.monotonic() - started,
+        jar_count = fetch_maven_jars(
+            self.install_dir,
+            self.lib_dir,
+            pom_text,
+            expected_jar=f"kafka_2.13-{self.version}.jar",
+            product=f"Kafka {self.version} (CUSTODY_STACK_KAFKA_VERSION)",
+            timeout_s=MVN_TIMEOUT_S,
         )
+        self.installed_marker.write_text(f"kafka_2.13 {self.version}\njars {jar_count}\n")
+        log.info("service=kafka version=%s installed jars=%d in %.1fs", self.version, jar_count, time.monotonic() - started)
 
     # Configuration and storage
 

@@ -20,7 +20,7 @@ from neo4j import GraphDatabase
 
 from custody.devstack.config import StackSettings
 from custody.devstack.service import Service
-from custody.devstack.tools import client_host, exclusive_lock, java_tool, run_logged
+from custody.devstack.tools import client_host, exclusive_lock, fetch_maven_jars, java_tool, run_logged
 from custody.errors import StackError
 
 log = logging.getLogger(__name__)
@@ -138,56 +138,19 @@ class Neo4jService(Service):
                 self._compile_launcher()
 
     def _download_jars(self) -> None:
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            raise StackError("mvn not found on PATH. Install Maven (Debian: apt-get install maven) to fetch Neo4j.")
-
-        pom_file = self.install_dir / "pom.xml"
-        pom_file.write_text(POM_TEMPLATE.format(neo4j_version=self.version, plugin_version=DEPENDENCY_PLUGIN_VERSION))
-
-        # Copy into a staging directory and rename it at the end, so an
-        # interrupted download leaves no partial lib/ behind.
-        staging_dir = self.install_dir / "lib.partial"
-        shutil.rmtree(staging_dir, ignore_errors=True)
-        mvn_log = self.install_dir / "mvn.log"
-        command = [
-            mvn,
-            "-B",
-            "-q",
-            "-f",
-            str(pom_file),
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={staging_dir}",
-            "-DincludeScope=runtime",
-        ]
-
-        log.info("service=neo4j version=%s downloading jars with mvn into %s (log %s)", self.version, self.lib_dir, mvn_log)
+        pom_text = POM_TEMPLATE.format(neo4j_version=self.version, plugin_version=DEPENDENCY_PLUGIN_VERSION)
+        log.info("service=neo4j version=%s downloading jars with mvn into %s", self.version, self.lib_dir)
         started = time.monotonic()
-        run_logged(
-            command,
-            mvn_log,
+        jar_count = fetch_maven_jars(
+            self.install_dir,
+            self.lib_dir,
+            pom_text,
+            expected_jar=f"neo4j-{self.version}.jar",
+            product=f"Neo4j {self.version} (CUSTODY_STACK_NEO4J_VERSION) as org.neo4j:neo4j",
             timeout_s=MVN_TIMEOUT_S,
-            cwd=self.install_dir,
-            hint=f"Check that Neo4j {self.version} (CUSTODY_STACK_NEO4J_VERSION) exists on Maven Central as org.neo4j:neo4j.",
         )
-
-        dbms_jar = staging_dir / f"neo4j-{self.version}.jar"
-        if not dbms_jar.exists():
-            raise StackError(
-                f"mvn finished but {dbms_jar.name} is missing from {staging_dir}. "
-                f"Check that Neo4j {self.version} exists on Maven Central and read {mvn_log}."
-            )
-
-        shutil.rmtree(self.lib_dir, ignore_errors=True)
-        staging_dir.rename(self.lib_dir)
-        jar_count = len(list(self.lib_dir.glob("*.jar")))
         self.installed_marker.write_text(f"org.neo4j:neo4j {self.version}\njars {jar_count}\n")
-        log.info(
-            "service=neo4j version=%s installed jars=%d in %.1fs",
-            self.version,
-            jar_count,
-            time.monotonic() - started,
-        )
+        log.info("service=neo4j version=%s installed jars=%d in %.1fs", self.version, jar_count, time.monotonic() - started)
 
     def _compile_launcher(self) -> None:
         javac = java_tool("javac", purpose="Neo4j")

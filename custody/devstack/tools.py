@@ -91,3 +91,51 @@ def join_host_port(host: str, port: int) -> str:
     if ":" in host:
         return f"[{host}]:{port}"
     return f"{host}:{port}"
+
+
+def fetch_maven_jars(
+    install_dir: Path,
+    lib_dir: Path,
+    pom_text: str,
+    *,
+    expected_jar: str,
+    product: str,
+    timeout_s: float,
+    hint: str = "",
+) -> int:
+    """Copy a pom's runtime dependencies from Maven Central into `lib_dir`; return the jar count.
+
+    The jars land in a staging directory that is renamed at the end, so an
+    interrupted download never leaves a partial `lib_dir` behind.
+    """
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise StackError(f"mvn not found on PATH. Install Maven (Debian: apt-get install maven) to fetch {product}.")
+
+    pom_file = install_dir / "pom.xml"
+    pom_file.write_text(pom_text)
+    staging_dir = install_dir / "lib.partial"
+    shutil.rmtree(staging_dir, ignore_errors=True)
+    mvn_log = install_dir / "mvn.log"
+    command = [
+        mvn,
+        "-B",
+        "-q",
+        "-f",
+        str(pom_file),
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={staging_dir}",
+        "-Dmdep.useRepositoryLayout=false",
+        "-DincludeScope=runtime",
+    ]
+    run_logged(command, mvn_log, timeout_s=timeout_s, cwd=install_dir, hint=hint)
+
+    if not (staging_dir / expected_jar).exists():
+        raise StackError(
+            f"mvn finished but {expected_jar} is missing from {staging_dir}. "
+            f"Check that {product} exists on Maven Central and read {mvn_log}."
+        )
+
+    shutil.rmtree(lib_dir, ignore_errors=True)
+    staging_dir.rename(lib_dir)
+    return len(list(lib_dir.glob("*.jar")))
