@@ -173,6 +173,15 @@ def event_key(spec: TopicSpec, data: object) -> bytes | None:
     return str(value).encode()
 
 
+def group_name(prefix: str, group: str) -> str:
+    """Return a default consumer group id with the topic prefix, so deployments sharing a cluster never share a group.
+
+    Services apply it to their default group names only; a group id that a user
+    sets explicitly is used as given.
+    """
+    return f"{prefix}{group}"
+
+
 def topic_for_event(event_type: str) -> TopicSpec:
     """Return the topic an event type is published to (its first home in the registry)."""
     for spec in TOPICS:

@@ -73,7 +73,7 @@ def progress(event: CloudEvent) -> None:
     if kind == "data.committed":
         print(f"  [event] commit {data.commit_id[:12]} in {data.repo} by {data.author.agent_id} ({len(data.files)} file(s))", flush=True)
     elif kind == "trigger.decided":
-        print(f"  [event] decision {data.pipeline}: {data.outcome} ({data.reason[:90]})", flush=True)
+        print(f"  [event] decision {data.pipeline}: {data.outcome} ({data.reason[:220]})", flush=True)
     elif kind.startswith("job."):
         print(f"  [event] {kind} {data.job_id[:16]}", flush=True)
     elif kind == "alert.raised":

@@ -14,7 +14,7 @@ from custody.graphdb import Neo4jConnector
 from custody.kafka import DeadLetterWriter, DurableProducer, ManualCommitConsumer, ensure_topics
 from custody.settings import Settings
 from custody.shutdown import StopSignal
-from custody.topics import DLQ, topic
+from custody.topics import DLQ, group_name, topic
 from lineage.consuming import LINEAGE_TOPICS, SERVICE, LineageConsumer, lineage_topic_names
 from lineage.settings import LineageSettings
 from lineage.writing import GraphWriter
@@ -30,13 +30,20 @@ def ensure_lineage_topics(settings: Settings) -> None:
     ensure_topics(settings.kafka, prefix=settings.topic_prefix, topics=specs)
 
 
+def lineage_group(settings: Settings, lineage: LineageSettings) -> str:
+    """Return the consumer group: as configured, or the default with the topic prefix."""
+    if "group_id" in lineage.model_fields_set:
+        return lineage.group_id
+    return group_name(settings.topic_prefix, lineage.group_id)
+
+
 def build_consumer(settings: Settings, lineage: LineageSettings, *, stop: StopSignal | None = None) -> LineageConsumer:
     """Return a lineage consumer wired to Kafka, Neo4j and the dead-letter topic; nothing connects yet."""
     connector = Neo4jConnector(settings.neo4j)
     producer = DurableProducer(settings.kafka, topic_prefix=settings.topic_prefix, client_id="custody-lineage")
     return LineageConsumer(
         consumer=ManualCommitConsumer(
-            settings.kafka, group_id=lineage.group_id, **{"session.timeout.ms": int(lineage.session_timeout_s * 1000)}
+            settings.kafka, group_id=lineage_group(settings, lineage), **{"session.timeout.ms": int(lineage.session_timeout_s * 1000)}
         ),
         writer=GraphWriter(connector, namespace=lineage.namespace),
         settings=lineage,
@@ -81,7 +88,7 @@ def rebuild(settings: Settings, lineage: LineageSettings, *, stop: StopSignal | 
     connector = Neo4jConnector(settings.neo4j)
     writer = GraphWriter(connector, namespace=lineage.namespace)
     # A group of its own, whose offsets are never committed, so the service's group is untouched.
-    consumer = ManualCommitConsumer(settings.kafka, group_id=f"{lineage.group_id}-rebuild-{uuid.uuid4().hex[:8]}")
+    consumer = ManualCommitConsumer(settings.kafka, group_id=f"{lineage_group(settings, lineage)}-rebuild-{uuid.uuid4().hex[:8]}")
     replayer = LineageConsumer(consumer=consumer, writer=writer, settings=lineage, topics=[], dead_letters=None, stop=stop)
     try:
         writer.start()

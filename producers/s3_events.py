@@ -19,7 +19,7 @@ from custody.errors import ServiceUnavailableError
 from custody.kafka import DeadLetterWriter, ManualCommitConsumer
 from custody.settings import Settings
 from custody.shutdown import StopSignal
-from custody.topics import topic
+from custody.topics import group_name, topic
 from producers.context import ProducerContext
 from producers.handling import MessageTicket, NotificationHandler
 from producers.notifications import InvalidNotification, ObjectNotification, parse_message
@@ -54,7 +54,11 @@ class S3EventsService:
             or producer_settings.s3_events_topic
             or topic("custody.storage.s3-events").full_name(settings.topic_prefix)
         )
-        self.group_id = group_id or producer_settings.s3_events_group
+        self.group_id = group_id or (
+            producer_settings.s3_events_group
+            if "s3_events_group" in producer_settings.model_fields_set
+            else group_name(settings.topic_prefix, producer_settings.s3_events_group)
+        )
         self.key_encoding: KeyEncoding = key_encoding or producer_settings.s3_events_key_encoding
         self.retry_delay_s = producer_settings.retry_delay_s
         self.context = ProducerContext(settings, producer_settings, service=SERVICE)

@@ -22,7 +22,7 @@ RulesPath = Annotated[Path, typer.Argument(help="YAML rules file (sinks, rules, 
 def run(
     rules: RulesPath,
     handlers: Annotated[list[str] | None, typer.Option("--handlers", help="Python module with @subscriber handlers; repeatable.")] = None,
-    group_id: Annotated[str, typer.Option(help="Kafka consumer group.")] = "custody-alerts",
+    group_id: Annotated[str | None, typer.Option(help="Kafka consumer group (default: custody-alerts after CUSTODY_TOPIC_PREFIX).", show_default=False)] = None,
     from_beginning: Annotated[bool, typer.Option(help="Read topics from the start when the group has no offsets (default: only new events).")] = False,
 ) -> None:
     """Consume Custody's topics and deliver alerts until SIGTERM or Ctrl-C."""

@@ -29,7 +29,7 @@ def _lineage_settings(namespace: str | None, **overrides: object):
 @app.command()
 def run(
     namespace: NamespaceOption = None,
-    group_id: Annotated[str | None, typer.Option("--group-id", help="Kafka consumer group (default: CUSTODY_LINEAGE_GROUP_ID or custody-lineage).", show_default=False)] = None,
+    group_id: Annotated[str | None, typer.Option("--group-id", help="Kafka consumer group (default: CUSTODY_LINEAGE_GROUP_ID, or custody-lineage after CUSTODY_TOPIC_PREFIX).", show_default=False)] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Records per Neo4j transaction, at most (default: CUSTODY_LINEAGE_BATCH_SIZE or 2000).", show_default=False)] = None,
 ) -> None:
     """Consume the commit, pipeline, decision and job topics and write the lineage graph until SIGTERM or Ctrl-C.

@@ -9,8 +9,14 @@ from custody.cli.common import console, reported_errors
 from custody.kafka.admin import ensure_topics
 from custody.settings import load_settings
 from custody.topics import TOPICS
+from custody.topics import topic as topic_spec
 
 app = typer.Typer(help="Show and create Custody's Kafka topics.", no_args_is_help=True)
+
+
+def topic_name(name: str, prefix: str) -> str:
+    """Return a registered topic's full name with the prefix."""
+    return topic_spec(name).full_name(prefix)
 
 
 @app.command("list")
@@ -29,7 +35,7 @@ def list_topics() -> None:
             str(spec.partitions),
             spec.cleanup_policy,
             "forever" if spec.retention_ms == -1 else str(spec.retention_ms or "-"),
-            spec.dead_letter or "-",
+            topic_name(spec.dead_letter, prefix) if spec.dead_letter else "-",
             "\n".join(spec.event_types) or "-",
         )
     console.print(table)

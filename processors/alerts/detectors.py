@@ -55,6 +55,9 @@ class Detectors:
         self._pipeline_of_job: dict[str, str] = {}
         self._commits_of_job: dict[str, list[str]] = {}
         self._sla: dict[str, _SlaWatch] = {}
+        # Commits already settled by a start or a decision. Commits, decisions and
+        # jobs come from different topics, so a job can be read before its commit.
+        self._settled: dict[str, None] = {}
 
     def observe(self, document: dict[str, Any]) -> list[PendingAlert]:
         """Update detector state with one event and return the alerts it raises at once."""
@@ -119,6 +122,8 @@ class Detectors:
 
     def _on_commit(self, data: dict[str, Any], document: dict[str, Any]) -> list[PendingAlert]:
         spec = self.spec.sla
+        if data["commit_id"] in self._settled:
+            return []
         if spec.enabled and self._pipelines_by_repo.get(data["repo"]):
             self._sla[data["commit_id"]] = _SlaWatch(data["repo"], data["commit_id"], document["id"], self._clock() + spec.seconds)
         return []
@@ -128,7 +133,7 @@ class Detectors:
         # a started decision settles it only once the job really starts.
         if data["outcome"] != "started":
             for commit in data.get("inputs", []):
-                self._sla.pop(commit["commit_id"], None)
+                self._settle(commit["commit_id"])
 
         spec = self.spec.policy_refusal
         if data["outcome"] != "refused" or not spec.enabled:
@@ -156,8 +161,16 @@ class Detectors:
 
     def _on_started(self, data: dict[str, Any], _document: dict[str, Any]) -> list[PendingAlert]:
         for commit_id in self._commits_of_job.get(data["job_id"], []):
-            self._sla.pop(commit_id, None)
+            self._settle(commit_id)
         return []
+
+    def _settle(self, commit_id: str) -> None:
+        self._sla.pop(commit_id, None)
+        self._settled[commit_id] = None
+        if len(self._settled) > 100_000:
+            # Dicts keep insertion order, so this forgets the oldest half.
+            for old in list(self._settled)[:50_000]:
+                del self._settled[old]
 
     # Job outcomes
 

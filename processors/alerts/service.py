@@ -14,7 +14,7 @@ from custody.events.models import AlertRaised, RecordDeadLettered
 from custody.kafka import DeadLetterWriter, DurableProducer, ManualCommitConsumer
 from custody.settings import Settings
 from custody.shutdown import StopSignal
-from custody.topics import topic
+from custody.topics import group_name, topic
 from processors.alerts.delivery import Dispatcher
 from processors.alerts.detectors import Detectors
 from processors.alerts.engine import AlertEngine, PendingAlert
@@ -25,6 +25,7 @@ from processors.alerts.subscribers import SubscriberRegistry, default_registry
 log = logging.getLogger(__name__)
 
 SERVICE = "alerts"
+DEFAULT_GROUP = "custody-alerts"
 WATCHED_TOPICS = (
     "custody.data.commits",
     "custody.pipelines.history",
@@ -54,7 +55,7 @@ class AlertService:
         settings: Settings,
         rules: RulesFile,
         *,
-        group_id: str = "custody-alerts",
+        group_id: str | None = None,
         from_beginning: bool = False,
         subscribers: SubscriberRegistry = default_registry,
         tick_s: float = 1.0,
@@ -68,7 +69,7 @@ class AlertService:
         self.dispatcher = Dispatcher(build_sinks(rules.sinks, self.producer))
         self.subscribers = subscribers
         self.consumer = ManualCommitConsumer(
-            settings.kafka, group_id=group_id, auto_offset_reset="earliest" if from_beginning else "latest"
+            settings.kafka, group_id=group_id or group_name(settings.topic_prefix, DEFAULT_GROUP), auto_offset_reset="earliest" if from_beginning else "latest"
         )
         self.tick_s = tick_s
         self.counters = AlertCounters()

@@ -127,7 +127,7 @@ def test_sla_fires_only_for_unprocessed_commit(kafka_settings, unique, receivers
     receivers.append(hook)
     rules = {
         "sinks": {"hook": {"type": "webhook", "url": hook.url}},
-        "detectors": {"sla": {"seconds": 2, "sinks": ["hook"]}, "job_failed": {"enabled": False}},
+        "detectors": {"sla": {"seconds": 5, "sinks": ["hook"]}, "job_failed": {"enabled": False}},
     }
     publish(kafka_settings, prefix, [sample.models_pipeline(repos=("raw",))])
     service, stop, thread = run_service(kafka_settings, prefix, rules, unique)
@@ -139,7 +139,7 @@ def test_sla_fires_only_for_unprocessed_commit(kafka_settings, unique, receivers
         [processed, unprocessed, sample.models_scheduled(commit_id=sample.RAW_COMMIT), sample.models_started()],
     )
     fired = wait_for(lambda: len(hook.calls) >= 1)
-    time.sleep(3)
+    time.sleep(6)
     stop.set()
     thread.join(15)
 

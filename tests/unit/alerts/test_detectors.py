@@ -141,3 +141,15 @@ def test_notification_gap_forwarded_without_kafka_loop():
 
     assert pending.alert.summary == "s3 lost raw/a.csv"
     assert pending.sinks == ("log",)
+
+
+def test_sla_quiet_when_job_read_before_commit():
+    detectors, clock = make(seconds=10)
+    detectors.observe(events.pipeline(repos=("raw",)))
+    detectors.observe(events.scheduled())
+    detectors.observe(events.started())
+    detectors.observe(events.commit())
+
+    clock.now = 60
+    assert detectors.tick() == []
+    assert detectors.watched_commits() == []
