@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -119,9 +120,11 @@ def kind_for(pipeline: str, kinds: list[CustomKind]) -> CustomKind | None:
     return None
 
 
-def build_custom_object(request: JobRequest, settings: KubernetesSettings, kind: CustomKind) -> dict[str, Any]:
+def build_custom_object(
+    request: JobRequest, settings: KubernetesSettings, kind: CustomKind, *, runner_env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Return the custom object of the request: the kind's template with the job's metadata and pod template."""
-    job = build_job(request, settings)
+    job = build_job(request, settings, runner_env=runner_env)
     document = copy.deepcopy(kind.template)
     document["apiVersion"] = kind.api_version
     document["kind"] = kind.kind

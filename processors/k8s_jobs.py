@@ -3,15 +3,21 @@
 The Job runs one attempt per pod, and the Job controller makes at most
 `retries.count` more (`backoffLimit`), waiting its own exponential back-off
 (10 s, doubling, at most 6 minutes) between them. The pod follows the runner
-contract in docs/kubernetes.md:
+contract in docs/kubernetes.md, with `python -m processors.k8s_runner` in the
+Custody containers:
 
 1. init container `stage-inputs` (Custody image) copies the input files listed in
    `/etc/custody/request.json` from S3 into `/work/inputs/<repo>/`;
-2. container `transform` (the pipeline's image) runs the command and writes
-   into `/work/outputs/`;
-3. sidecar `commit-outputs` (Custody image, a restartable init container that
-   runs beside the transform) uploads `/work/outputs/` when the kubelet stops it
-   after the transform ends, and writes its result as its termination message.
+2. container `transform` (the pipeline's image) runs the command under a
+   `/bin/sh` wrapper that writes the command's exit code to
+   `/work/status/exit-code`, then exits with that code;
+3. container `commit-outputs` (Custody image) waits for that file and commits
+   `/work/outputs/` only when it reads 0, writing the commit id as its
+   termination message. It is a regular container, so a failed commit fails the
+   pod and the Job controller retries it like a failed transform.
+
+The transform keeps its own image, so the watcher takes the image digest (the
+code identity on Kubernetes) from the `transform` container's status.
 
 The pod passes the `restricted` Pod Security Standard: non-root user, no
 privilege escalation, every capability dropped, RuntimeDefault seccomp, only
@@ -24,12 +30,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
+from pathlib import PurePosixPath
 from typing import Any
 
 from custody.errors import ValidationFailed
+from custody.settings import Settings
 from processors.executors.base import JobRequest
 from processors.k8s_naming import job_name, label_value
 from processors.k8s_settings import KubernetesSettings
+from processors.runner import contract_environment
 
 ANNOTATION_PREFIX = "custody.io/"
 LABEL_PIPELINE = "custody.io/pipeline"
@@ -53,9 +63,22 @@ REQUEST_MOUNT = "/etc/custody"
 WORK_MOUNT = "/work"
 INPUTS_DIR = "/work/inputs"
 OUTPUTS_DIR = "/work/outputs"
-# NOTE: processors.k8s_runner (stage-in and commit-outputs inside the pod) is not written yet,
-# so on a cluster that runs containers these steps fail; kwok-simulated pods never run them.
+STATUS_DIR = "/work/status"
+EXIT_CODE_FILE = "exit-code"
 RUNNER_MODULE = "processors.k8s_runner"
+STAGE_STEP = "stage-in"
+COMMIT_STEP = "commit-outputs"
+STAGE_CONTAINER = "stage-inputs"
+COMMIT_CONTAINER = "commit-outputs"
+# Exit codes of the runner that no retry can fix, after sysexits.h: 65 (EX_DATAERR) a permanent
+# error such as an input whose SHA-256 differs, 78 (EX_CONFIG) an invalid setting or request.
+# The Job's podFailurePolicy fails the Job at once on them.
+RUNNER_EXIT_PERMANENT = 65
+RUNNER_EXIT_CONFIG = 78
+RUNNER_PERMANENT_EXIT_CODES = (RUNNER_EXIT_PERMANENT, RUNNER_EXIT_CONFIG)
+# Runs the transform command given as "$@" and records its exit code for commit-outputs,
+# using only shell built-ins. The reader takes the file as complete once it ends in a newline.
+TRANSFORM_WRAPPER = f'"$@"; code=$?; printf "%s\\n" "$code" > "$CUSTODY_STATUS_DIR/{EXIT_CODE_FILE}"; exit "$code"'
 
 # A ConfigMap is limited to 1 MiB, and the margin leaves room for its metadata.
 MAX_REQUEST_BYTES = 900 * 1024
@@ -145,8 +168,26 @@ def request_config_map(
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": {REQUEST_KEY: payload}}
 
 
-def build_job(request: JobRequest, settings: KubernetesSettings) -> dict[str, Any]:
-    """Return the batch/v1 Job manifest of the request, suspended."""
+def runner_connection_env(settings: Settings) -> dict[str, str]:
+    """Return the worker's Kafka address and topic prefix, which the runner needs to send the output commit.
+
+    NOTE: SASL and SSL secrets of Kafka are not passed on yet, so on a Kafka
+    that needs them the commit-outputs step fails; a Secret reference setting
+    for them, like the S3 one, would end this.
+    """
+    return {
+        "CUSTODY_TOPIC_PREFIX": settings.topic_prefix,
+        "CUSTODY_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "CUSTODY_KAFKA_SECURITY_PROTOCOL": settings.kafka.security_protocol,
+    }
+
+
+def build_job(request: JobRequest, settings: KubernetesSettings, *, runner_env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the batch/v1 Job manifest of the request, suspended.
+
+    `runner_env` adds plain variables to the runner containers, such as
+    `runner_connection_env` of the worker's settings.
+    """
     if not request.transform.image:
         raise ValidationFailed(f"job={request.job_id} pipeline={request.pipeline}: the kubernetes executor needs transform.image.")
 
@@ -169,9 +210,10 @@ def build_job(request: JobRequest, settings: KubernetesSettings) -> dict[str, An
             # A new pod only once the failed one has fully stopped, so two
             # attempts of one job never run side by side.
             "podReplacementPolicy": "Failed",
+            "podFailurePolicy": {"rules": _permanent_failure_rules()},
             "template": {
                 "metadata": {"labels": labels, "annotations": {**annotations, **settings.pod_annotations}},
-                "spec": _pod_spec(request, settings, name=name, attempt_deadline_s=attempt_deadline),
+                "spec": _pod_spec(request, settings, name=name, attempt_deadline_s=attempt_deadline, runner_env=runner_env or {}),
             },
         },
     }
@@ -183,24 +225,37 @@ def job_deadline_s(attempt_deadline_s: int, max_attempts: int) -> int:
     return attempt_deadline_s * max_attempts + math.ceil(waits)
 
 
-def _pod_spec(request: JobRequest, settings: KubernetesSettings, *, name: str, attempt_deadline_s: int) -> dict[str, Any]:
+def _permanent_failure_rules() -> list[dict[str, Any]]:
+    return [
+        {
+            "action": "FailJob",
+            "onExitCodes": {"containerName": container, "operator": "In", "values": list(RUNNER_PERMANENT_EXIT_CODES)},
+        }
+        for container in (STAGE_CONTAINER, COMMIT_CONTAINER)
+    ]
+
+
+def _pod_spec(
+    request: JobRequest, settings: KubernetesSettings, *, name: str, attempt_deadline_s: int, runner_env: Mapping[str, str]
+) -> dict[str, Any]:
     transform = request.transform
     resources = {
         "requests": dict(transform.resources.requests) or dict(settings.default_requests),
         "limits": dict(transform.resources.limits) or dict(settings.default_limits),
     }
+    # The same variables as a local transform gets, except CUSTODY_ATTEMPT: one pod
+    # template serves every attempt. CUSTODY_STATUS_DIR is for the wrapper.
+    contract = contract_environment(request, inputs_dir=PurePosixPath(INPUTS_DIR), outputs_dir=PurePosixPath(OUTPUTS_DIR))
     transform_env = [{"name": key, "value": value} for key, value in sorted(transform.env.items())]
-    transform_env += [
-        {"name": "CUSTODY_INPUTS_DIR", "value": INPUTS_DIR},
-        {"name": "CUSTODY_OUTPUTS_DIR", "value": OUTPUTS_DIR},
-        {"name": "CUSTODY_JOB_ID", "value": request.job_id},
-    ]
+    transform_env += [{"name": key, "value": value} for key, value in contract.items()]
+    transform_env.append({"name": "CUSTODY_STATUS_DIR", "value": STATUS_DIR})
     transform_container: dict[str, Any] = {
         "name": "transform",
         "image": transform.image,
         "imagePullPolicy": settings.image_pull_policy,
-        "command": list(transform.command),
-        "args": list(transform.args),
+        # The wrapper's $0 is "custody-transform"; the spec's command and args follow as "$@".
+        "command": ["/bin/sh", "-c", TRANSFORM_WRAPPER, "custody-transform"],
+        "args": [*transform.command, *transform.args],
         "env": transform_env,
         "resources": resources,
         "securityContext": _container_security(read_only_root=False),
@@ -224,11 +279,8 @@ def _pod_spec(request: JobRequest, settings: KubernetesSettings, *, name: str, a
             "fsGroup": settings.run_as_user,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "initContainers": [
-            _runner_container("stage-inputs", "stage-in", settings),
-            {**_runner_container("commit-outputs", "commit-outputs", settings), "restartPolicy": "Always"},
-        ],
-        "containers": [transform_container],
+        "initContainers": [_runner_container(STAGE_CONTAINER, STAGE_STEP, settings, runner_env)],
+        "containers": [transform_container, _runner_container(COMMIT_CONTAINER, COMMIT_STEP, settings, runner_env)],
         "volumes": [
             {"name": "work", "emptyDir": {}},
             {"name": "tmp", "emptyDir": {}},
@@ -237,17 +289,19 @@ def _pod_spec(request: JobRequest, settings: KubernetesSettings, *, name: str, a
     }
 
 
-def _runner_container(name: str, step: str, settings: KubernetesSettings) -> dict[str, Any]:
+def _runner_container(name: str, step: str, settings: KubernetesSettings, runner_env: Mapping[str, str]) -> dict[str, Any]:
     env: list[dict[str, Any]] = [
         {"name": "CUSTODY_JOB_REQUEST", "value": f"{REQUEST_MOUNT}/{REQUEST_KEY}"},
-        {"name": "CUSTODY_INPUTS_DIR", "value": INPUTS_DIR},
-        {"name": "CUSTODY_OUTPUTS_DIR", "value": OUTPUTS_DIR},
+        {"name": "CUSTODY_INPUTS", "value": INPUTS_DIR},
+        {"name": "CUSTODY_OUTPUTS", "value": OUTPUTS_DIR},
+        {"name": "CUSTODY_STATUS_DIR", "value": STATUS_DIR},
         {"name": "CUSTODY_S3_REGION", "value": settings.s3_region},
         _secret_env("CUSTODY_S3_ACCESS_KEY_ID", settings.s3_secret_name, "access-key-id"),
         _secret_env("CUSTODY_S3_SECRET_ACCESS_KEY", settings.s3_secret_name, "secret-access-key"),
     ]
     if settings.s3_endpoint_url:
         env.append({"name": "CUSTODY_S3_ENDPOINT_URL", "value": settings.s3_endpoint_url})
+    env += [{"name": key, "value": value} for key, value in sorted(runner_env.items())]
     return {
         "name": name,
         "image": settings.runner_image,
@@ -261,6 +315,7 @@ def _runner_container(name: str, step: str, settings: KubernetesSettings) -> dic
             {"name": "tmp", "mountPath": "/tmp"},
             {"name": "request", "mountPath": REQUEST_MOUNT, "readOnly": True},
         ],
+        "terminationMessagePolicy": "FallbackToLogsOnError",
     }
 
 

@@ -20,7 +20,7 @@ import hashlib
 import json
 import logging
 import os
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
@@ -70,20 +70,32 @@ def job_environment(request: JobRequest, *, attempt: int, inputs_dir: Path, outp
     env["HOME"] = str(scratch_dir)
     env["TMPDIR"] = str(scratch_dir)
     env.update(request.transform.env)
-    env.update(
-        {
-            "CUSTODY_INPUTS": str(inputs_dir),
-            "CUSTODY_OUTPUTS": str(outputs_dir),
-            "CUSTODY_JOB_ID": request.job_id,
-            "CUSTODY_PIPELINE": request.pipeline,
-            "CUSTODY_PIPELINE_VERSION": request.pipeline_version,
-            "CUSTODY_ATTEMPT": str(attempt),
-            "CUSTODY_OUTPUT_REPO": request.output_repo,
-            "CUSTODY_INPUT_REPOS": ",".join(commit.repo for commit in request.inputs),
-            "CUSTODY_INPUT_COMMITS": json.dumps({commit.repo: commit.commit_id for commit in request.inputs}, sort_keys=True),
-            "CUSTODY_SERVICE_ACCOUNT": request.service_account,
-        }
-    )
+    env.update(contract_environment(request, inputs_dir=inputs_dir, outputs_dir=outputs_dir, attempt=attempt))
+    return env
+
+
+def contract_environment(
+    request: JobRequest, *, inputs_dir: PurePath, outputs_dir: PurePath, attempt: int | None = None
+) -> dict[str, str]:
+    """Return the `CUSTODY_*` variables the runner contract gives every transform.
+
+    `attempt` is None where the executor cannot know it when it builds the
+    environment (a Kubernetes Job's pod template serves every attempt), and
+    `CUSTODY_ATTEMPT` is then left out.
+    """
+    env = {
+        "CUSTODY_INPUTS": str(inputs_dir),
+        "CUSTODY_OUTPUTS": str(outputs_dir),
+        "CUSTODY_JOB_ID": request.job_id,
+        "CUSTODY_PIPELINE": request.pipeline,
+        "CUSTODY_PIPELINE_VERSION": request.pipeline_version,
+        "CUSTODY_OUTPUT_REPO": request.output_repo,
+        "CUSTODY_INPUT_REPOS": ",".join(commit.repo for commit in request.inputs),
+        "CUSTODY_INPUT_COMMITS": json.dumps({commit.repo: commit.commit_id for commit in request.inputs}, sort_keys=True),
+        "CUSTODY_SERVICE_ACCOUNT": request.service_account,
+    }
+    if attempt is not None:
+        env["CUSTODY_ATTEMPT"] = str(attempt)
     return env
 
 

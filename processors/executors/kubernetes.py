@@ -30,7 +30,7 @@ from processors import jobevents
 from processors.executors.base import ExecutorKind, JobRequest, SubmitResult
 from processors.k8s_api import AlreadyExists, KubeApi, Rejected
 from processors.k8s_custom import CustomKind, build_custom_object, kind_for, load_custom_kinds, suspend_patch
-from processors.k8s_jobs import build_job, job_selector, name_for, request_config_map
+from processors.k8s_jobs import build_job, job_selector, name_for, request_config_map, runner_connection_env
 from processors.k8s_settings import KubernetesSettings, load_kubernetes_settings
 from processors.k8s_watching import JobReporter, JobWatcher, Workload, batch_jobs, custom_objects
 from processors.publishing import EventPublisher
@@ -209,14 +209,14 @@ class KubernetesExecutor:
         """Return (create, read, apiVersion, kind) for the request's object: a batch Job or a custom object."""
         namespace = self.kube_settings.namespace
         if kind is None:
-            job = build_job(request, self.kube_settings)
+            job = build_job(request, self.kube_settings, runner_env=runner_connection_env(self.settings))
             return (
                 lambda **options: self.api.batch.create_namespaced_job(namespace, job, **options),
                 lambda **options: self.api.batch.read_namespaced_job(name, namespace, **options),
                 "batch/v1",
                 "Job",
             )
-        document = build_custom_object(request, self.kube_settings, kind)
+        document = build_custom_object(request, self.kube_settings, kind, runner_env=runner_connection_env(self.settings))
         custom = self.api.custom
         return (
             lambda **options: custom.create_namespaced_custom_object(kind.group, kind.version, namespace, kind.plural, document, **options),

@@ -127,11 +127,12 @@ def test_transform_command_env_and_directories():
         "spec"
     ]["template"]["spec"]["containers"][0]
 
-    assert (transform["command"], transform["args"]) == (["python", "fit.py"], ["--epochs", "3"])
+    assert transform["command"][:2] == ["/bin/sh", "-c"]
+    assert transform["args"] == ["python", "fit.py", "--epochs", "3"]
     env = {entry["name"]: entry.get("value") for entry in transform["env"]}
     assert env["MODE"] == "fast"
-    assert env["CUSTODY_INPUTS_DIR"] == "/work/inputs"
-    assert env["CUSTODY_OUTPUTS_DIR"] == "/work/outputs"
+    assert env["CUSTODY_INPUTS"] == "/work/inputs"
+    assert env["CUSTODY_OUTPUTS"] == "/work/outputs"
 
 
 def test_pod_annotations_from_settings_reach_the_pod_only():
