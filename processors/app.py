@@ -24,6 +24,7 @@ from typing import Any
 import faust
 
 from custody.errors import TransientError
+from custody.events import InvalidEvent, decode
 from custody.kafka import DeadLetterWriter, DurableProducer
 from custody.settings import Settings
 from custody.topics import topic
@@ -36,11 +37,14 @@ from processors.recovery import stale_claims
 from processors.requests import TRIGGER_PARTITIONS, TriggerRequest
 from processors.routing import Unusable, route_commit, route_registration
 from processors.settings import ProcessorSettings
+from processors.alerts.subscribers import SubscriberRegistry
 from processors.triggering import Decider
 
 log = logging.getLogger(__name__)
 
 SERVICE = "processors"
+# Topics whose events reach `@subscriber` handlers when the worker runs with --handlers.
+SUBSCRIBED_TOPICS = ("custody.data.commits", "custody.decisions", "custody.jobs", "custody.alerts")
 # Seconds to wait before handling a request again after a transient error, doubling up to the maximum.
 RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 30.0
@@ -64,14 +68,22 @@ class Processors:
     tables: dict[str, Any] = field(default_factory=dict)
 
 
-def build_app(settings: Settings, processor_settings: ProcessorSettings) -> Processors:
-    """Create the faust app with its topics, tables, agents and timers; nothing connects yet."""
+def build_app(
+    settings: Settings, processor_settings: ProcessorSettings, *, subscribers: SubscriberRegistry | None = None
+) -> Processors:
+    """Create the faust app with its topics, tables, agents and timers; nothing connects yet.
+
+    With `subscribers` that hold subscriptions, an extra agent hands every event
+    of the subscribed topics to the user handlers.
+    """
     prefix = settings.topic_prefix
     source_topics = {
         topic("custody.data.commits").full_name(prefix),
         topic("custody.pipelines").full_name(prefix),
         triggers_topic_name(settings, processor_settings),
     }
+    subscribed = SUBSCRIBED_TOPICS if subscribers is not None and subscribers.subscriptions else ()
+    source_topics |= {topic(name).full_name(prefix) for name in subscribed}
     app = app_class(source_topics)(app_id(settings, processor_settings), **faust_settings(settings, processor_settings))
     publisher = EventPublisher(settings)
     dead_letters = DeadLetterWriter(DurableProducer(settings.kafka, topic_prefix=settings.topic_prefix, client_id="custody-processors-dlq"), service=SERVICE)
@@ -129,6 +141,9 @@ def build_app(settings: Settings, processor_settings: ProcessorSettings) -> Proc
         async for event in stream.events():
             await _decide_one(decider, dead_letters, event)
 
+    if subscribed:
+        _add_subscriber_agent(app, [topic(name).full_name(prefix) for name in subscribed], subscribers)
+
     @app.timer(processor_settings.resume_interval_s, name="resume-stale-claims")
     async def resume_stale_claims() -> None:
         await forward(stale_claims(claims, older_than_s=processor_settings.resume_interval_s))
@@ -149,6 +164,24 @@ def build_app(settings: Settings, processor_settings: ProcessorSettings) -> Proc
             await executor.stop()
 
     return processors
+
+
+def _add_subscriber_agent(app: faust.App, topic_names: list[str], subscribers: SubscriberRegistry) -> None:
+    """Add the agent that runs user handlers on every valid event of `topic_names`."""
+    channel = app.topic(*topic_names, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(channel, name="subscribers")
+    async def run_subscribers(stream: faust.StreamT) -> None:
+        loop = asyncio.get_running_loop()
+        async for event in stream.events():
+            try:
+                decoded = decode(event.value or b"")
+            except InvalidEvent as exc:
+                # The topic's own consumer dead-letters it; handlers only see valid events.
+                log.debug("subscribers skip invalid record topic=%s offset=%d: %s", event.message.topic, event.message.offset, exc)
+                continue
+            # Handlers are plain blocking functions, so they run in a thread and never stall the event loop.
+            await loop.run_in_executor(None, subscribers.dispatch, decoded)
 
 
 async def _decide_one(decider: Decider, dead_letters: DeadLetterWriter, event: Any) -> None:

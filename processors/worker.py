@@ -8,6 +8,7 @@ import faust
 
 from custody.kafka import ensure_topics
 from custody.settings import Settings
+from processors.alerts.subscribers import SubscriberRegistry
 from processors.app import build_app
 from processors.faustconfig import app_id
 from processors.settings import ProcessorSettings
@@ -18,7 +19,9 @@ log = logging.getLogger(__name__)
 LIBRARY_LOGGERS = ("faust", "mode", "aiokafka")
 
 
-def run_worker(settings: Settings, processor_settings: ProcessorSettings, *, log_level: str = "INFO") -> None:
+def run_worker(
+    settings: Settings, processor_settings: ProcessorSettings, *, log_level: str = "INFO", subscribers: SubscriberRegistry | None = None
+) -> None:
     """Run the worker in the foreground; SIGTERM or SIGINT stops it after the current record.
 
     Raises ServiceUnavailableError when Kafka cannot be reached to create topics.
@@ -28,7 +31,7 @@ def run_worker(settings: Settings, processor_settings: ProcessorSettings, *, log
             logging.getLogger(name).setLevel(logging.WARNING)
     ensure_topics(settings.kafka, prefix=settings.topic_prefix)
     processor_settings.state_dir.mkdir(parents=True, exist_ok=True)
-    processors = build_app(settings, processor_settings)
+    processors = build_app(settings, processor_settings, subscribers=subscribers)
     log.info(
         "processors worker starting app=%s kafka=%s state_dir=%s",
         app_id(settings, processor_settings), settings.kafka.bootstrap_servers, processor_settings.state_dir,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import typer
 
@@ -13,7 +14,12 @@ app = typer.Typer(help="Run the processors worker: trigger pipelines on commits 
 
 
 @app.command("run")
-def run() -> None:
+def run(
+    handlers: Annotated[
+        list[str] | None,
+        typer.Option("--handlers", help="Python module whose @subscriber handlers run inside the worker on every event; repeatable."),
+    ] = None,
+) -> None:
     """Run the worker in the foreground until SIGTERM or Ctrl-C.
 
     It reads commits and pipeline specs from Kafka, decides which jobs start,
@@ -21,6 +27,7 @@ def run() -> None:
     Settings: CUSTODY_KAFKA_*, CUSTODY_S3_*, CUSTODY_TOPIC_PREFIX and
     CUSTODY_PROCESSORS_* (see docs/processors.md).
     """
+    from processors.alerts.subscribers import default_registry, load_handler_modules
     from processors.settings import load_processor_settings
     from processors.worker import run_worker
 
@@ -28,4 +35,5 @@ def run() -> None:
         settings = load_settings()
         processor_settings = load_processor_settings()
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
-        run_worker(settings, processor_settings, log_level=level)
+        load_handler_modules(handlers or [])
+        run_worker(settings, processor_settings, log_level=level, subscribers=default_registry if handlers else None)
