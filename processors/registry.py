@@ -9,20 +9,16 @@ replay versions that compaction removed from the registry.
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
-from custody.errors import PermanentError, ServiceUnavailableError
+from custody.errors import PermanentError
 from custody.events import CONTENT_TYPE, CloudEvent, InvalidEvent, decode, encode, make_event
 from custody.events.catalog import PipelineRegisteredEvent, PipelineRemovedEvent
 from custody.events.models import Agent, PipelineRegistered, PipelineRemoved
 from custody.kafka import DurableProducer
-from custody.kafka.admin import unreachable_message
-from custody.kafka.logs import librdkafka_logger
+from custody.kafka.snapshot import read_to_end
 from custody.settings import Settings
 from custody.topics import topic
 from processors.spec import PipelineSpec
@@ -100,22 +96,10 @@ class PipelineRegistry:
 
     def snapshot(self) -> dict[str, RegistryEntry]:
         """Read the registry topic from the start to its current end; removed pipelines are left out."""
-        consumer = Consumer(
-            {
-                **self.settings.kafka.client_config(),
-                # A throwaway group that never commits: the registry is always read whole.
-                "group.id": f"custody-pipelines-reader-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "logger": librdkafka_logger(),
-            }
-        )
-        try:
-            return self._read(consumer)
-        except KafkaException as exc:
-            raise ServiceUnavailableError(unreachable_message(self.settings.kafka, str(exc.args[0]))) from exc
-        finally:
-            consumer.close()
+        entries: dict[str, RegistryEntry] = {}
+        for message in read_to_end(self.settings.kafka, self.topic, timeout_s=self.timeout_s):
+            self._apply_record(message, entries)
+        return entries
 
     def _publish(self, events: list[CloudEvent]) -> None:
         if not events:
@@ -130,36 +114,6 @@ class PipelineRegistry:
         producer.close(self.timeout_s)
         for event in events:
             log.info("pipeline=%s type=%s id=%s published to topic=%s and topic=%s", event.data.name, event.type, event.id, self.topic, self.history_topic)
-
-    def _read(self, consumer: Consumer) -> dict[str, RegistryEntry]:
-        metadata = consumer.list_topics(self.topic, timeout=self.timeout_s).topics.get(self.topic)
-        if metadata is None or metadata.error is not None:
-            raise ServiceUnavailableError(f"topic {self.topic} is missing; create the registry topics with `custody topics create`")
-
-        partitions = [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
-        ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=self.timeout_s)[1] for tp in partitions}
-        remaining = {p for p, end in ends.items() if end > 0}
-        entries: dict[str, RegistryEntry] = {}
-        consumer.assign(partitions)
-
-        deadline = time.monotonic() + self.timeout_s
-        while remaining:
-            # poll returns each record as soon as it arrives; consume() would wait for a full batch.
-            message = consumer.poll(0.5)
-            if message is None:
-                if time.monotonic() > deadline:
-                    raise ServiceUnavailableError(f"reading topic {self.topic} timed out after {self.timeout_s:.0f}s")
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    remaining.discard(message.partition())
-                    continue
-                raise ServiceUnavailableError(f"reading topic {self.topic} failed: {error.str()}")
-            self._apply_record(message, entries)
-            if message.offset() + 1 >= ends[message.partition()]:
-                remaining.discard(message.partition())
-        return entries
 
     def _apply_record(self, message, entries: dict[str, RegistryEntry]) -> None:
         key = (message.key() or b"").decode("utf-8", "replace")

@@ -8,26 +8,19 @@ the start to its end gives the current registry. A record with an empty value
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
-from custody.errors import ServiceUnavailableError
 from custody.events import InvalidEvent, decode, make_event
 from custody.events.catalog import RepoRegisteredEvent
 from custody.events.models import RepoRegistered
 from custody.kafka import DurableProducer
-from custody.kafka.admin import unreachable_message
-from custody.kafka.logs import librdkafka_logger
+from custody.kafka.snapshot import read_to_end
 from custody.repos.errors import InvalidRepo, RepoNotFound
 from custody.settings import Settings
 from custody.topics import topic
 
 log = logging.getLogger(__name__)
 
-READ_BATCH = 500
-POLL_S = 0.1
 REGISTRY_SOURCE = "/custody/repos"
 
 
@@ -72,58 +65,14 @@ class RepoRegistry:
 
     def snapshot(self) -> dict[str, RepoRegistered]:
         """Read the topic from the start to its current end and return the repos by name."""
-        consumer = Consumer(
-            {
-                **self.settings.kafka.client_config(),
-                # A throwaway group that never commits: the registry is always read whole.
-                "group.id": f"custody-repos-reader-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "logger": librdkafka_logger(),
-            }
-        )
-        try:
-            return self._read(consumer)
-        except KafkaException as exc:
-            raise ServiceUnavailableError(unreachable_message(self.settings.kafka, str(exc.args[0]))) from exc
-        finally:
-            consumer.close()
-
-    def _read(self, consumer: Consumer) -> dict[str, RepoRegistered]:
-        metadata = consumer.list_topics(self.topic, timeout=self.timeout_s).topics.get(self.topic)
-        if metadata is None or metadata.error is not None:
-            raise ServiceUnavailableError(f"topic {self.topic} is missing; create the registry topics with `custody topics create`")
-
-        partitions = [TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in metadata.partitions]
-        ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=self.timeout_s)[1] for tp in partitions}
-        remaining = {p for p, end in ends.items() if end > 0}
         repos: dict[str, RepoRegistered] = {}
-        consumer.assign(partitions)
-
-        deadline = time.monotonic() + self.timeout_s
-        while remaining:
-            if time.monotonic() > deadline:
-                raise ServiceUnavailableError(f"reading topic {self.topic} timed out after {self.timeout_s:.0f}s")
-            # consume() waits until the batch is full or the timeout passes, so the timeout is short.
-            for message in consumer.consume(READ_BATCH, timeout=POLL_S):
-                if self._apply(message, repos, ends):
-                    remaining.discard(message.partition())
+        for message in read_to_end(self.settings.kafka, self.topic, timeout_s=self.timeout_s):
+            key = (message.key() or b"").decode("utf-8", "replace")
+            if message.value() is None:
+                repos.pop(key, None)
+            else:
+                self._apply_value(message, key, repos)
         return repos
-
-    def _apply(self, message, repos: dict[str, RepoRegistered], ends: dict[int, int]) -> bool:
-        """Apply one record; return True when its partition has been read to the end."""
-        error = message.error()
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:
-                return True
-            raise ServiceUnavailableError(f"reading topic {self.topic} failed: {error.str()}")
-
-        key = (message.key() or b"").decode("utf-8", "replace")
-        if message.value() is None:
-            repos.pop(key, None)
-        else:
-            self._apply_value(message, key, repos)
-        return message.offset() + 1 >= ends[message.partition()]
 
     def _apply_value(self, message, key: str, repos: dict[str, RepoRegistered]) -> None:
         try:
