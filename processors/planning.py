@@ -85,7 +85,6 @@ def plan_for_commit(spec: PipelineSpec, commit: CommitSummary, head_of: HeadLook
 
 def plans_for_heads(spec: PipelineSpec, head_of: HeadLookup) -> list[Outcome]:
     """Decide what a newly applied version starts on the current heads of its inputs."""
-    members = spec.input.members
     if spec.input.kind == "cross":
         return [_cross_plan(spec, {}, head_of)]
 
