@@ -1,1 +1,1 @@
-"""The end-to-end demo: real data, three pipelines, and the audit answers."""
+"""The end-to-end demo: real data, three pipelines, and the audit results."""

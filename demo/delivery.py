@@ -111,7 +111,7 @@ def _find_decision(watcher: EventWatcher, pipeline: str, commit_id: str):
 
 
 def _audit_json(env: dict[str, str], custody: Callable[..., str], command: str, target: str, must_contain: str) -> dict | None:
-    """Return the audit result as JSON once the graph holds `must_contain`, else None (lineage may lag)."""
+    """Return the audit result as JSON once the graph contains `must_contain`, else None (lineage may lag)."""
     try:
         text = custody(env, "audit", command, target, "--format", "json", capture=True, quiet=True)
     except DemoFailure:

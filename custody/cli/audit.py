@@ -92,9 +92,14 @@ def _provenance_command(query: Callable[..., Any], target: str, namespace: str |
         typer.echo(f"wrote {drawn} picture {graph}", err=True)
 
 
+TargetArgument = Annotated[
+    str, typer.Argument(help="s3://BUCKET/KEY[?sha256=HEX] of a file, a commit id (or commit:ID), or a job id (or job:ID).")
+]
+
+
 @app.command()
 def trace(
-    target: Annotated[str, typer.Argument(help="s3://BUCKET/KEY[?sha256=HEX] of a file, a commit id (or commit:ID), or a job id (or job:ID).")],
+    target: TargetArgument,
     output_format: FormatOption = Format.table,
     max_depth: DepthOption = None,
     graph: GraphOption = None,
@@ -115,7 +120,7 @@ def trace(
 
 @app.command()
 def impact(
-    target: Annotated[str, typer.Argument(help="s3://BUCKET/KEY[?sha256=HEX] of a file, a commit id (or commit:ID), or a job id (or job:ID).")],
+    target: TargetArgument,
     output_format: FormatOption = Format.table,
     max_depth: DepthOption = None,
     graph: GraphOption = None,

@@ -47,7 +47,7 @@ class Service(abc.ABC):
 
     @abc.abstractmethod
     def is_healthy(self) -> bool:
-        """Return True when the service accepts requests; never raise."""
+        """Return True when the service accepts requests; implementations catch their own errors and return False."""
 
     @abc.abstractmethod
     def endpoint(self) -> str:

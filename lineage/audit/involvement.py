@@ -110,7 +110,12 @@ def _involvement(tx: ManagedTransaction, namespace: str, repo: str, path: str) -
         via = f"job {row['job']}" if row["job"] else f"commit {row['repo']}@{short_id(row['commit'])}"
         target = f"{row['repo']}@{short_id(row['commit'])}"
         result.rows.append(_row(row["agent"], row["action"], row["role"], via=via, data=target, at=row["at"]))
-    path_kind = "folder" if prefix else ("file" if path else "repo")
+    if prefix:
+        path_kind = "folder"
+    elif path:
+        path_kind = "file"
+    else:
+        path_kind = "repo"
     removals = _REMOVALS.format(path_condition=_REMOVAL_PATHS[path_kind])
     for row in records(tx, removals, ns=namespace, repo=repo, path=path):
         result.rows.append(_row(row["agent"] or "(unknown)", "removed", row["role"], via=f"removal via {row['via']}", data=f"{repo}/{row['path']}", at=row["at"]))

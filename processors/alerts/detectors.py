@@ -168,7 +168,7 @@ class Detectors:
         self._sla.pop(commit_id, None)
         self._settled[commit_id] = None
         if len(self._settled) > 100_000:
-            # Dicts keep insertion order, so this forgets the oldest half.
+            # Dicts keep insertion order, so this drops the oldest half.
             for old in list(self._settled)[:50_000]:
                 del self._settled[old]
 

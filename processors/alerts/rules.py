@@ -35,7 +35,7 @@ class WebhookSinkSpec(_Strict):
 
     type: Literal["webhook"]
     url: HttpUrl
-    secret_env: str | None = Field(None, description="Environment variable that holds the HMAC secret.")
+    secret_env: str | None = Field(None, description="Environment variable that contains the HMAC secret.")
     timeout_s: float = Field(5.0, gt=0, description="Seconds per request.")
     retries: int = Field(3, ge=0, description="Retries after the first attempt.")
     backoff_s: float = Field(0.5, ge=0, description="First retry delay in seconds; doubles per retry.")

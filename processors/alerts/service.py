@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import base64
 import logging
-import time
 from dataclasses import dataclass, field
 
-from confluent_kafka import Message, TopicPartition
+from confluent_kafka import Message
 
+from custody.errors import ServiceUnavailableError
 from custody.events import InvalidEvent, decode, make_event
 from custody.events.models import AlertRaised, RecordDeadLettered
 from custody.kafka import DeadLetterWriter, DurableProducer, ManualCommitConsumer
+from custody.kafka.snapshot import read_to_end
 from custody.settings import Settings
 from custody.shutdown import StopSignal
 from custody.topics import group_name, topic
@@ -150,35 +151,13 @@ class AlertService:
     def _load_pipelines(self) -> None:
         """Read the compacted pipeline registry once, so the SLA detector has the repos that pipelines read."""
         registry_topic = topic("custody.pipelines").full_name(self.prefix)
-        reader = ManualCommitConsumer(self.settings.kafka, group_id=f"{self.consumer.group_id}-bootstrap")
-        consumer = reader.consumer
-        metadata = consumer.list_topics(registry_topic, timeout=10)
-        partitions = metadata.topics.get(registry_topic)
-        if partitions is None or partitions.error is not None:
-            reader.close()
-            return
-
-        ends = {}
-        for partition in partitions.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(registry_topic, partition), timeout=10)
-            if high > low:
-                ends[partition] = high
-        reader.assign([TopicPartition(registry_topic, partition, 0) for partition in ends])
-
-        # Compacted topics have offset gaps, so progress is read from the consumer
-        # position rather than from the offset of the last record seen.
-        deadline = time.monotonic() + 30.0
-        while ends and time.monotonic() < deadline:
-            message = reader.poll(0.5)
-            if message is not None:
-                self._observe_registration(message)
-            for partition in list(ends):
-                [position] = consumer.position([TopicPartition(registry_topic, partition)])
-                if position.offset >= ends[partition]:
-                    del ends[partition]
-        if ends:
-            log.warning("pipeline registry topic=%s not fully read within 30s; SLA alerts may miss pipelines", registry_topic)
-        reader.close()
+        try:
+            for message in read_to_end(self.settings.kafka, registry_topic, timeout_s=30.0):
+                if message.value() is not None:
+                    self._observe_registration(message)
+        except ServiceUnavailableError as exc:
+            # The service still raises every other alert; only SLA misses need the registry.
+            log.warning("pipeline registry topic=%s not read: %s; SLA alerts may miss pipelines", registry_topic, exc)
 
     def _observe_registration(self, message: Message) -> None:
         try:

@@ -1,7 +1,7 @@
 """Where integration tests find Kafka, Neo4j and S3.
 
 1. `external`: every `CUSTODY_*` endpoint below is set, so a running stack is used.
-2. `docker`: a Docker engine answers, so testcontainers starts the servers.
+2. `docker`: a Docker engine responds, so testcontainers starts the servers.
 3. `local`: otherwise the project's own local stack is started (`custody dev up`).
 
 `CUSTODY_TEST_BACKEND=external|docker|local` forces one of them.
@@ -58,7 +58,7 @@ def choose_backend() -> str:
 
 
 def docker_engine_reachable() -> bool:
-    """Return True when a Docker engine answers a ping within two seconds."""
+    """Return True when a Docker engine responds to a ping within two seconds."""
     try:
         import docker
 
